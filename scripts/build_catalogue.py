@@ -97,7 +97,9 @@ def describe(model_id: str, file: str, schema: dict[str, Any]) -> dict[str, Any]
         "default_duration": 5 if 5 in durations else durations[0],
         "end_frame_field": end_field,
         "negative_prompt": "negative_prompt" in props,
-        "negative_prompt_max": props.get("negative_prompt", {}).get("maxLength", prompt.get("maxLength", KLING_PROMPT_MAX)),
+        "negative_prompt_max": props.get("negative_prompt", {}).get(
+            "maxLength", prompt.get("maxLength", KLING_PROMPT_MAX)
+        ),
         "cfg_scale": {"min": cfg_scale["minimum"], "max": cfg_scale["maximum"]} if cfg_scale else None,
         "camera_control": cam,
         "masks": "static_mask" in props or "dynamic_masks" in props,
