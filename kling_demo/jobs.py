@@ -31,6 +31,7 @@ class JobRecord:
     error: str = ""
     finished_at: float | None = None
     thumbnail: str | None = None
+    input_image: str | None = None
     key_source: str = "server"
 
     @property

@@ -12,7 +12,7 @@ MAX_INTERVAL = 15.0
 # Each wait is this share of the time expected to remain: sparse early, dense near the expected end.
 REMAINING_SHARE = 0.25
 # Past the expected end the job is late by an unknown amount; back off slowly from the densest rate.
-LATE_GROWTH = 0.1
+LATE_GROWTH = 0.2
 
 
 def next_interval(elapsed: float, expected: float) -> float:

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .catalogue import Model, get_model
+from .catalogue import MIN_SIDE, Model, get_model
 from .errors import InputError
-from .images import PreparedImage, prepare_image
+from .images import PreparedImage, inspect_image, prepare_image
 
 CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 Fit = Literal["none", "crop", "pad"]
@@ -134,8 +134,8 @@ def check_combination(
         )
 
 
-def build_request(image: str | Path | bytes | None, settings: Settings) -> CreateRequest:
-    """Validate settings, prepare the images and return the body to POST. Raises InputError."""
+def _checked(image: str | Path | bytes | None, settings: Settings) -> tuple[Model, dict[str, Any], bool]:
+    """Every rule that needs no image decoding; returns the model, the body so far and prompt cleaning."""
     model = get_model(settings.model)
     if image is None or image == "":
         raise InputError("Add a start image: the video begins from it.", "image")
@@ -157,21 +157,40 @@ def build_request(image: str | Path | bytes | None, settings: Settings) -> Creat
     audio = settings.generate_audio if settings.generate_audio is not None else model.generate_audio_default
     camera = camera_body(model, settings.camera, settings.camera_config)
     check_combination(model, settings, duration, audio if model.has_audio else None, camera)
-    start = prepare_image(image, fit=settings.fit)
-    end = prepare_image(settings.end_image, fit=settings.fit) if settings.end_image else None
-    body: dict[str, Any] = {"model": model.id, "image_url": start.data_uri, "duration": duration}
+    body: dict[str, Any] = {"model": model.id, "duration": duration}
     if prompt:
         body["prompt"] = prompt
     if negative:
         body["negative_prompt"] = negative
     if cfg is not None and model.cfg_scale is not None:
         body["cfg_scale"] = float(cfg)
-    if end is not None and model.end_frame_field:
-        body[model.end_frame_field] = end.data_uri
     if camera is not None:
         body["camera_control"] = camera
     if model.has_audio and audio is not None:
         body["generate_audio"] = bool(audio)
+    return model, body, prompt_cleaned
+
+
+def precheck(image: str | Path | bytes | None, settings: Settings) -> None:
+    """The cheap checks (image headers only), for a validator that must answer fast."""
+    _checked(image, settings)
+    for source in (image, settings.end_image):
+        if source:
+            info = inspect_image(source)
+            if not info.fits_ratio and settings.fit == "none":
+                prepare_image(source, fit="none")  # raises the full ratio message
+            if min(info.width, info.height) < MIN_SIDE:
+                prepare_image(source, fit=settings.fit)  # raises the full size message
+
+
+def build_request(image: str | Path | bytes | None, settings: Settings) -> CreateRequest:
+    """Validate settings, prepare the images and return the body to POST. Raises InputError."""
+    model, body, prompt_cleaned = _checked(image, settings)
+    start = prepare_image(image, fit=settings.fit)
+    end = prepare_image(settings.end_image, fit=settings.fit) if settings.end_image else None
+    body = {"model": model.id, "image_url": start.data_uri, **{k: v for k, v in body.items() if k != "model"}}
+    if end is not None and model.end_frame_field:
+        body[model.end_frame_field] = end.data_uri
     notes = list(start.notes) + [f"End frame: {n}" for n in (end.notes if end else ())]
     if prompt_cleaned:
         notes.append("Removed control characters from the prompt")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import io
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -64,7 +63,9 @@ class JobService:
         self.videos = VideoStore(data_dir / "videos", keep_videos, keep_days)
         self.jobs = JobStore(data_dir / "jobs")
         self.thumbs = data_dir / "thumbs"
-        self.thumbs.mkdir(parents=True, exist_ok=True)
+        self.inputs = data_dir / "inputs"
+        for folder in (self.thumbs, self.inputs):
+            folder.mkdir(parents=True, exist_ok=True)
         self.eta = eta or EtaBook(data_dir / "eta.json")
         self.deadline = deadline
         self.clock = clock
@@ -99,20 +100,24 @@ class JobService:
             credits_used=status.credits_used,
             key_source=key_source,
         )
-        record = dataclasses.replace(record, thumbnail=self._thumbnail(status.id, request.image.data_uri))
-        return self.jobs.save(record)
+        self.jobs.save(record)
+        return self.jobs.save(self._keep_input(record, request.image.data_uri))
 
-    def _thumbnail(self, generation_id: str, data_uri: str) -> str | None:
+    def _keep_input(self, record: JobRecord, data_uri: str) -> JobRecord:
+        """Keep the sent image (for re-runs) and a thumbnail (for the history)."""
         from PIL import Image
 
-        path = self.thumbs / f"{safe_id(generation_id)}.jpg"
+        name = safe_id(record.id)
+        original = self.inputs / f"{name}.jpg"
+        thumb = self.thumbs / f"{name}.jpg"
         try:
-            with Image.open(io.BytesIO(base64.b64decode(data_uri.split(",", 1)[1]))) as img:
+            original.write_bytes(base64.b64decode(data_uri.split(",", 1)[1]))
+            with Image.open(original) as img:
                 img.thumbnail((320, 320))
-                img.convert("RGB").save(path, "JPEG", quality=80)
+                img.convert("RGB").save(thumb, "JPEG", quality=80)
         except (OSError, ValueError, IndexError):
-            return None
-        return str(path)
+            return record
+        return dataclasses.replace(record, thumbnail=str(thumb), input_image=str(original))
 
     def record_for(self, generation_id: str) -> JobRecord:
         """The stored record, or a bare one for a job started elsewhere (a ?gen= link, the CLI)."""
