@@ -1,0 +1,450 @@
+"""Event handlers: thin translations between Gradio values and the job service."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from kling_demo.catalogue import Model, get_model, models
+from kling_demo.errors import InputError, KlingError
+from kling_demo.images import inspect_image
+from kling_demo.polling import format_seconds
+from kling_demo.request import Settings, precheck
+from kling_demo.runtime import Backend
+from kling_demo.service import JobEvent
+
+from .access import AccessPolicy, visitor_id
+from .history import upsert
+
+log = logging.getLogger("kling_ui")
+AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+GenerateOut = tuple[str, Any, str]
+
+
+def settings_from(
+    prompt: str | None,
+    model: str | None,
+    duration: Any,
+    negative_prompt: str | None,
+    cfg_scale: float | None,
+    end_image: str | None,
+    camera: str | None,
+    axes: tuple[float, ...],
+    generate_audio: bool | None,
+    fit: str | None,
+) -> Settings:
+    """Gradio values to Settings; options the chosen model lacks are dropped, not sent."""
+    model_id = model or models()[0].id
+    try:
+        spec: Model | None = get_model(model_id)
+    except InputError:
+        spec = None
+    try:
+        seconds = int(float(duration)) if duration not in (None, "") else None
+    except (TypeError, ValueError):
+        raise InputError(
+            f"Duration must be a whole number of seconds, not {duration!r}.", "duration"
+        ) from None
+    has = lambda attr: spec is not None and bool(getattr(spec, attr))  # noqa: E731
+    return Settings(
+        prompt=prompt or "",
+        model=model_id,
+        duration=seconds,
+        negative_prompt=(negative_prompt or "") if has("negative_prompt") else "",
+        cfg_scale=cfg_scale if has("cfg_scale") else None,
+        end_image=end_image or None,
+        camera=(camera or "none") if has("camera_control") else "none",
+        camera_config=dict(zip(AXES, [float(a or 0) for a in axes], strict=True)),
+        generate_audio=generate_audio if spec is not None and spec.has_audio else None,
+        fit=fit if fit in ("none", "crop", "pad") else "none",
+    )
+
+
+def status_markdown(text: str, *, state: str = "", gen_id: str = "") -> str:
+    """The status area's Markdown."""
+    badge = {"queued": "⏳", "generating": "🎬", "completed": "✅", "failed": "❌"}.get(state, "ℹ️")
+    tail = f"\n\n<small>Generation id: `{gen_id}`</small>" if gen_id else ""
+    return f"{badge} **{text}**{tail}"
+
+
+class Handlers:
+    """All callbacks, bound to one backend and access policy."""
+
+    def __init__(self, backend: Backend, policy: AccessPolicy) -> None:
+        self.backend = backend
+        self.service = backend.service
+        self.policy = policy
+
+    # ---- pre-flight ---------------------------------------------------------------------------------
+    def validate(
+        self,
+        image: Any,
+        prompt: Any,
+        model: Any,
+        duration: Any,
+        negative_prompt: Any,
+        cfg_scale: Any,
+        end_image: Any,
+        camera: Any,
+        horizontal: Any,
+        vertical: Any,
+        pan: Any,
+        tilt: Any,
+        roll: Any,
+        zoom: Any,
+        generate_audio: Any,
+        fit: Any,
+        *_: Any,
+    ) -> list[dict[str, Any]]:
+        """Gradio validator: refuse bad input before it takes a queue slot."""
+        names = [
+            "image",
+            "prompt",
+            "model",
+            "duration",
+            "negative_prompt",
+            "cfg_scale",
+            "end_image",
+            "camera",
+            *AXES,
+            "generate_audio",
+            "fit",
+        ]
+        failed, message = "", ""
+        try:
+            settings = settings_from(
+                prompt,
+                model,
+                duration,
+                negative_prompt,
+                cfg_scale,
+                end_image,
+                camera,
+                (horizontal, vertical, pan, tilt, roll, zoom),
+                generate_audio,
+                fit,
+            )
+            precheck(image, settings)
+        except InputError as exc:
+            failed, message = exc.field or "image", exc.user_message()
+        if failed and failed not in names:
+            failed = "camera" if failed.startswith("camera") else "image"
+        return [gr.validate(name != failed, message if name == failed else "") for name in names]
+
+    # ---- the main loop ------------------------------------------------------------------------------
+    async def generate(
+        self,
+        image: str | None,
+        prompt: str,
+        model: str,
+        duration: Any,
+        negative_prompt: str,
+        cfg_scale: float | None,
+        end_image: str | None,
+        camera: str,
+        horizontal: float,
+        vertical: float,
+        pan: float,
+        tilt: float,
+        roll: float,
+        zoom: float,
+        generate_audio: bool | None,
+        fit: str,
+        visitor_key: str | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[GenerateOut]:
+        """Validate, send one create request, then stream status until the video is saved."""
+        access = self.policy.resolve(visitor_key, request)
+        visitor = visitor_id(request)
+        yield status_markdown("Checking your image and settings…"), gr.skip(), gr.skip()
+        try:
+            settings = settings_from(
+                prompt,
+                model,
+                duration,
+                negative_prompt,
+                cfg_scale,
+                end_image,
+                camera,
+                (horizontal, vertical, pan, tilt, roll, zoom),
+                generate_audio,
+                fit,
+            )
+            create = await self.service.client.run(self.service.prepare, image, settings)
+        except InputError as exc:
+            raise gr.Error(exc.user_message(), title="Please fix the input") from None
+        if access.limited:
+            try:
+                self.policy.limits.acquire(visitor)
+            except KlingError as exc:
+                raise gr.Error(exc.user_message(), title="Limit reached") from None
+        try:
+            try:
+                record = await self.service.client.run(
+                    self.service.submit, create, settings, access.client, access.source
+                )
+            except KlingError as exc:
+                if access.limited:
+                    self.policy.limits.refund(visitor)
+                    access = access.__class__(access.client, access.source, False)
+                raise gr.Error(exc.user_message(), title="The job was not started") from None
+            notes = f" · {'; '.join(create.notes)}" if create.notes else ""
+            yield (
+                status_markdown(f"Submitted · queued{notes}", state="queued", gen_id=record.id),
+                None,
+                record.id,
+            )
+            async for event in self.service.follow(record.id, access.client):
+                yield self._event_out(event)
+        finally:
+            if access.limited:
+                self.policy.limits.release(visitor)
+
+    def _event_out(self, event: JobEvent) -> GenerateOut:
+        record = event.record
+        if event.video is not None:
+            link = (
+                f" · [provider link]({record.video_url})"
+                if record.video_url and not self.backend.offline
+                else ""
+            )
+            return (
+                status_markdown(event.summary() + link, state="completed", gen_id=record.id),
+                str(event.video),
+                record.id,
+            )
+        if event.progress is None and not event.done and event.message:
+            return status_markdown(event.message, state="failed", gen_id=record.id), gr.skip(), record.id
+        return status_markdown(event.summary(), state=record.state, gen_id=record.id), gr.skip(), record.id
+
+    async def follow(
+        self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
+    ) -> AsyncIterator[GenerateOut]:
+        """Resume watching a job by id (reload, ?gen= link, history click)."""
+        generation_id = (generation_id or "").strip()
+        if not generation_id:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        access = self.policy.resolve(visitor_key, request)
+        yield status_markdown("Reconnecting to your job…", gen_id=generation_id), None, generation_id
+        async for event in self.service.follow(generation_id, access.client):
+            yield self._event_out(event)
+
+    async def resume(
+        self,
+        history: list[dict[str, Any]] | None,
+        visitor_key: str | None = None,
+        request: gr.Request | None = None,
+    ) -> AsyncIterator[GenerateOut]:
+        """On page load: the ?gen= job, else this browser's newest unfinished job."""
+        wanted = request.query_params.get("gen", "") if request is not None else ""
+        if not wanted:
+            horizon = time.time() - self.service.deadline
+            pending = [
+                h
+                for h in history or []
+                if h.get("state") not in ("completed", "failed", "stopped")
+                and h.get("created_at", 0) > horizon
+            ]
+            wanted = pending[0]["id"] if pending else ""
+        if not wanted:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        async for out in self.follow(wanted, visitor_key, request):
+            yield out
+
+    # ---- API endpoints that never hold a worker -----------------------------------------------------
+    async def submit(
+        self,
+        image: str | None,
+        prompt: str,
+        model: str,
+        duration: Any,
+        negative_prompt: str,
+        cfg_scale: float | None,
+        end_image: str | None,
+        camera: str,
+        horizontal: float,
+        vertical: float,
+        pan: float,
+        tilt: float,
+        roll: float,
+        zoom: float,
+        generate_audio: bool | None,
+        fit: str,
+        visitor_key: str | None = None,
+        request: gr.Request | None = None,
+    ) -> tuple[str, str]:
+        """Start a job and return at once with its generation id and first status."""
+        access = self.policy.resolve(visitor_key, request)
+        visitor = visitor_id(request)
+        try:
+            settings = settings_from(
+                prompt,
+                model,
+                duration,
+                negative_prompt,
+                cfg_scale,
+                end_image,
+                camera,
+                (horizontal, vertical, pan, tilt, roll, zoom),
+                generate_audio,
+                fit,
+            )
+            create = await self.service.client.run(self.service.prepare, image, settings)
+            if access.limited:
+                self.policy.limits.acquire(visitor)
+                self.policy.limits.release(visitor)
+            record = await self.service.client.run(
+                self.service.submit, create, settings, access.client, access.source
+            )
+        except KlingError as exc:
+            raise gr.Error(exc.user_message()) from None
+        return record.id, record.state
+
+    async def status(
+        self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
+    ) -> tuple[str, str | None]:
+        """One status check; once done, the saved video file."""
+        generation_id = (generation_id or "").strip()
+        if not generation_id:
+            raise gr.Error("Give a generation id.")
+        access = self.policy.resolve(visitor_key, request)
+        try:
+            event = await self.service.client.run(self.service.check, generation_id, access.client)
+        except KlingError as exc:
+            raise gr.Error(f"{exc.user_message()} (generation {generation_id})") from None
+        video = str(event.video) if event.video else None
+        return event.record.state if event.message == "" else f"{event.record.state}: {event.message}", video
+
+    # ---- small UI helpers ---------------------------------------------------------------------------
+    def describe_image(self, image: str | None, fit: str) -> tuple[str, Any]:
+        """Aspect ratio and orientation of the upload, with a fit preview when it is out of range."""
+        if not image:
+            return "", gr.update(visible=False, value=None)
+        try:
+            info = inspect_image(image)
+        except InputError as exc:
+            return f"⚠️ {exc.user_message()}", gr.update(visible=False, value=None)
+        text = (
+            f"**{info.width}×{info.height}** · ratio {info.ratio:.2f} · the video will be "
+            f"**{info.orientation}**"
+        )
+        if info.fits_ratio:
+            return text, gr.update(visible=False, value=None)
+        if fit in ("crop", "pad"):
+            from kling_demo.images import fit_preview
+
+            return text + f" · will be sent **{fit}ped** to fit 1:2.5–2.5:1 (preview below)", gr.update(
+                visible=True, value=fit_preview(image, fit)
+            )
+        return text + " · ⚠️ outside Kling's 1:2.5–2.5:1; choose **Fit: crop or pad**", gr.update(
+            visible=False, value=None
+        )
+
+    def model_changed(self, model_id: str, duration: Any) -> tuple[Any, ...]:
+        """Show only the controls the chosen model has, with its own ranges."""
+        try:
+            spec = get_model(model_id)
+        except InputError:
+            return (gr.skip(),) * 8
+        choices = list(spec.durations)
+        try:
+            current = int(float(duration))
+        except (TypeError, ValueError):
+            current = spec.default_duration
+        value = current if current in choices else spec.default_duration
+        return (
+            gr.update(choices=choices, value=value),
+            gr.update(visible=spec.negative_prompt),
+            gr.update(visible=spec.cfg_scale is not None),
+            gr.update(visible=spec.end_frame_field is not None),
+            gr.update(visible=spec.camera_control is not None),
+            gr.update(visible=spec.has_audio, value=bool(spec.generate_audio_default)),
+            f"<small>{spec.describe()} · `{spec.id}`</small>",
+            self.eta_text(model_id, value),
+        )
+
+    def eta_text(self, model_id: str, duration: Any) -> str:
+        """'Usually ~N min' before a run, learned from this app's own runs."""
+        try:
+            seconds = self.service.expected_seconds(model_id, int(float(duration)))
+            runs = self.service.eta.samples(model_id, int(float(duration)))
+        except (InputError, TypeError, ValueError):
+            return ""
+        basis = f"from {runs} recent run{'s' if runs != 1 else ''}" if runs else "documented typical time"
+        return f"⏱️ Usually about **{format_seconds(seconds)}** ({basis})."
+
+    def stopped(self, generation_id: str) -> str:
+        """What 'Stop waiting' says."""
+        if not generation_id:
+            return status_markdown("Stopped.")
+        return status_markdown(
+            "Stopped waiting. The provider may still finish this job, and bill it; it stays in your "
+            "history, where you can check it again later.",
+            state="failed",
+            gen_id=generation_id,
+        )
+
+    def remember(
+        self, generation_id: str, history: list[dict[str, Any]] | None, state_override: str = ""
+    ) -> list[dict[str, Any]]:
+        """Put the job's latest record into this browser's history."""
+        record = self.service.jobs.get(generation_id) if generation_id else None
+        return upsert(history, record, state_override) if record else (history or [])
+
+    def video_for(self, record_path: str | None) -> str | None:
+        """A saved video path if it still exists."""
+        return record_path if record_path and Path(record_path).exists() else None
+
+    def thumbnail(self, generation_id: str) -> str | None:
+        """The stored input thumbnail for a job, if this server has it."""
+        record = self.service.jobs.get(generation_id) if generation_id else None
+        return record.thumbnail if record and record.thumbnail and Path(record.thumbnail).exists() else None
+
+    def rerun_values(self, item: dict[str, Any] | None) -> tuple[Any, ...]:
+        """Fill the form from a history item (the start image comes from this server's copy)."""
+        if not item:
+            return (gr.skip(),) * 15
+        record = self.service.jobs.get(item.get("id", ""))
+        s = item.get("settings") or {}
+        cam = s.get("camera_config") or {}
+        image = (
+            record.input_image
+            if record and record.input_image and Path(record.input_image).exists()
+            else None
+        )
+        return (
+            image if image else gr.skip(),
+            s.get("prompt", item.get("prompt", "")),
+            s.get("model", item.get("model")),
+            s.get("duration") or item.get("duration"),
+            s.get("negative_prompt", ""),
+            s.get("cfg_scale") if s.get("cfg_scale") is not None else 0.5,
+            s.get("camera", "none"),
+            *[cam.get(a, 0) for a in AXES],
+            bool(s.get("generate_audio")),
+            s.get("fit", "none"),
+        )
+
+    def key_label(self, key: str) -> str:
+        """Which key the page will spend."""
+        return f"Using {self.policy.resolve(key, None).label()}."
+
+    async def test_key(self, key: str) -> str:
+        """One cheap authenticated call with the visitor's key (or the server's)."""
+        access = self.policy.resolve(key, None)
+        try:
+            await self.service.client.run(access.client.check_key)
+        except KlingError as exc:
+            return f"❌ {exc.user_message()}"
+        return f"✅ The key works. Using {access.label()}."
+
+    def log_unexpected(self, exc: BaseException) -> None:
+        """Record an unexpected failure without showing a traceback to the user."""
+        log.exception("unexpected error", exc_info=exc)
