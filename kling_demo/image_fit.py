@@ -152,36 +152,43 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L")
 
 
-def resize_region(im: Image.Image, box: Box, size: tuple[int, int]) -> Image.Image:
-    """LANCZOS-resize box of im to size, in horizontal strips on two threads for big outputs."""
-    if size == im.size and box == (0, 0, *im.size):
-        return im
+def resize_upright(im: Image.Image, box: Box, size: tuple[int, int], orientation: int) -> Image.Image:
+    """LANCZOS-resize box of the stored image to size (stored axes), then turn it upright.
+
+    Big outputs are done in horizontal strips on two threads: Pillow releases the GIL while
+    resampling, and each strip reads pixels outside its own box as filter support, so the strips
+    join seamlessly into the same pixels as one call.
+    """
+    turn = TRANSPOSE.get(orientation)
     workers = min(2, os.cpu_count() or 1)
     if workers < 2 or size[0] * size[1] < 400_000:
-        return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        if size != im.size or box != (0, 0, *im.size):
+            im = im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+        return im.transpose(turn) if turn is not None else im
     alpha = im.mode == "RGBA"
     if alpha:  # premultiply once here rather than once per strip inside Image.resize
         im = im.convert("RGBa")
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-resize")
-    # Pillow releases the GIL while resampling, and each strip reads pixels outside its own
-    # box as filter support, so the strips join seamlessly into the same result as one call.
     x0, y0, x1, y1 = box
     step = (y1 - y0) / size[1]
     cuts = [round(size[1] * i / workers) for i in range(workers + 1)]
-    parts = _pool.map(
-        lambda i: im.resize(
+
+    def strip(i: int) -> Image.Image:
+        part = im.resize(
             (size[0], cuts[i + 1] - cuts[i]),
             Image.Resampling.LANCZOS,
             box=(x0, y0 + cuts[i] * step, x1, y0 + cuts[i + 1] * step),
             reducing_gap=3.0,
-        ),
-        range(workers),
-    )
-    out = Image.new(im.mode, size)
-    for top, part in zip(cuts, parts, strict=False):
-        out.paste(part, (0, top))
+        )
+        return part.transpose(turn) if turn is not None else part
+
+    swap, flipped = orientation in SWAPS_AXES, orientation in (3, 4, 6, 7)  # stored rows run bottom-up
+    out = Image.new(im.mode, size[::-1] if swap else size, None)  # every pixel is pasted over
+    for i, part in enumerate(_pool.map(strip, range(workers))):
+        offset = size[1] - cuts[i + 1] if flipped else cuts[i]
+        out.paste(part, (offset, 0) if swap else (0, offset))
     return out.convert("RGBA") if alpha else out
 
 

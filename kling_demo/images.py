@@ -25,7 +25,7 @@ from .image_fit import (
     plan_output,
     ratio_label,
     ratio_ok,
-    resize_region,
+    resize_upright,
     stored_box,
     to_working_mode,
 )
@@ -193,9 +193,7 @@ def _render(
     work = to_working_mode(im, notes)
     swap = orientation in SWAPS_AXES
     size = plan.content[::-1] if swap else plan.content
-    work = resize_region(work, stored_box(plan.box, orientation, im.width / stored_w), size)
-    if orientation in TRANSPOSE:
-        work = work.transpose(TRANSPOSE[orientation])
+    work = resize_upright(work, stored_box(plan.box, orientation, im.width / stored_w), size, orientation)
     return pad(flatten(work, notes), plan.canvas)
 
 

@@ -265,15 +265,20 @@ def test_fit_is_a_no_op_when_the_shape_is_already_fine() -> None:
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
-@pytest.mark.parametrize("size", [(640, 480), (3200, 2400)], ids=["small", "draft-decoded"])
-def test_exif_orientation_matches_pillow_reference(tmp_path: Path, orientation: int, size) -> None:
+@pytest.mark.parametrize(
+    ("size", "long_side"),
+    [((640, 480), 800), ((3200, 2400), 800), ((3200, 2400), 1000)],
+    ids=["small", "draft-exact", "draft-threaded"],
+)
+def test_exif_orientation_matches_pillow_reference(tmp_path: Path, orientation: int, size, long_side) -> None:
     im = thirds(size)
     ImageDraw.Draw(im).rectangle((0, 0, size[0] // 5, size[1] // 5), fill=WHITE)  # marks a corner
     exif = Image.Exif()
     exif[0x0112] = orientation
     path = save(tmp_path, "phone.jpg", im, quality=95, exif=exif.tobytes())
-    p = prepare_image(path, max_long_side=800)
+    p = prepare_image(path, max_long_side=long_side)
     out = decoded(p)
+    assert max(out.size) == min(long_side, max(size))
     reference = ImageOps.exif_transpose(Image.open(path)).resize(out.size, Image.Resampling.LANCZOS)
     diff = np.abs(np.asarray(out, np.int16) - np.asarray(reference, np.int16))
     assert diff.mean() < 3, diff.mean()
@@ -461,3 +466,15 @@ def test_fit_preview_is_small_and_shaped_like_the_upload(fit: str) -> None:
     assert pytest.approx(preview.width / preview.height, rel=0.02) == MAX_RATIO
     sent = prepare_image(data, fit=fit)
     assert pytest.approx(sent.width / sent.height, rel=0.01) == preview.width / preview.height
+
+
+@pytest.mark.parametrize(
+    "name", ["example-lighthouse.jpg", "example-cat-portrait.jpg", "example-mountains.jpg"]
+)
+def test_shipped_examples_are_sent_unchanged_in_shape(name: str) -> None:
+    path = Path(__file__).resolve().parent.parent / "assets" / name
+    assert path.stat().st_size < 300_000
+    info = inspect_image(path)
+    p = prepare_image(path)
+    decoded(p)
+    assert (p.width, p.height) == (info.width, info.height) and p.notes == ()
