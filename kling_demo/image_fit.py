@@ -100,11 +100,15 @@ def legal_size(width: float, height: float, clamp: bool = True) -> tuple[int, in
     return w, h
 
 
-def stored_box(box: Box, orientation: int, factor: float) -> Box:
-    """Map a centred box on the upright image to the stored (pre-EXIF-rotation), draft-scaled image."""
-    x0, y0, x1, y1 = (v * factor for v in box)
-    # A centred box stays centred under flips and rotations, so only the axes can swap.
-    return (y0, x0, y1, x1) if orientation in SWAPS_AXES else (x0, y0, x1, y1)
+def stored_box(box: Box, orientation: int, scale: tuple[float, float]) -> Box:
+    """Map a centred box on the upright image to the stored (pre-EXIF-rotation), draft-scaled image.
+
+    scale is per stored axis: a 1/k draft decode rounds each side up on its own.
+    """
+    x0, y0, x1, y1 = box
+    if orientation in SWAPS_AXES:  # a centred box stays centred under flips and turns: only axes swap
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    return (x0 * scale[0], y0 * scale[1], x1 * scale[0], y1 * scale[1])
 
 
 def to_working_mode(im: Image.Image, notes: list[str]) -> Image.Image:

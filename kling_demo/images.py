@@ -171,11 +171,12 @@ def _render(
     if orientation in TRANSPOSE:
         notes.append("Rotated upright from EXIF")
     if info.frames > 1:
-        notes.append(f"First frame of an animated {info.format or 'image'} used")
+        what = "page of a multi-page" if info.format == "TIFF" else "frame of an animated"
+        notes.append(f"First {what} {info.format or 'image'} used")
     if info.format not in UPLOAD_FORMATS:
         notes.append(f"Converted from {info.format or 'an unknown format'} to JPEG (Kling takes JPEG or PNG)")
     notes.extend(plan.notes)
-    stored_w = im.width
+    stored = im.size
     if isinstance(im, JpegImageFile):  # libjpeg can decode at 1/2, 1/4 or 1/8 scale: far faster
         per_px = plan.content[0] / (plan.box[2] - plan.box[0])
         im.draft("RGB", (max(1, round(im.width * per_px)), max(1, round(im.height * per_px))))
@@ -193,7 +194,8 @@ def _render(
     work = to_working_mode(im, notes)
     swap = orientation in SWAPS_AXES
     size = plan.content[::-1] if swap else plan.content
-    work = resize_upright(work, stored_box(plan.box, orientation, im.width / stored_w), size, orientation)
+    scale = (im.width / stored[0], im.height / stored[1])
+    work = resize_upright(work, stored_box(plan.box, orientation, scale), size, orientation)
     return pad(flatten(work, notes), plan.canvas)
 
 

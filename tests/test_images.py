@@ -478,3 +478,37 @@ def test_shipped_examples_are_sent_unchanged_in_shape(name: str) -> None:
     p = prepare_image(path)
     decoded(p)
     assert (p.width, p.height) == (info.width, info.height) and p.notes == ()
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+@pytest.mark.parametrize(
+    ("size", "long_side"), [((4001, 3000), 500), ((3001, 4007), 700), ((2999, 1201), 1000)]
+)
+def test_draft_scaling_of_odd_sizes_stays_inside_the_image(
+    tmp_path: Path, size: tuple[int, int], long_side: int, orientation: int
+) -> None:
+    # libjpeg's 1/k decode rounds each side up on its own, so the axes scale by slightly different factors.
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = save(tmp_path, "odd.jpg", thirds(size), quality=90, exif=exif.tobytes())
+    for fit in ("none", "crop", "pad"):
+        out = decoded(prepare_image(path, max_long_side=long_side, fit=fit))
+        assert max(out.size) == long_side
+
+
+def test_mpo_phone_photo_is_treated_as_a_jpeg(tmp_path: Path) -> None:
+    first, second = thirds((800, 600)), Image.new("RGB", (800, 600), BLUE)
+    path = save(tmp_path, "camera.mpo", first, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(path).format == "MPO"
+    info = inspect_image(path)
+    assert (info.format, info.frames) == ("JPEG", 1)
+    p = prepare_image(path)
+    assert p.notes == () and close(pixel(decoded(p), 0.1, 0.5), RED)
+
+
+def test_multipage_tiff_uses_the_first_page(tmp_path: Path) -> None:
+    pages = [Image.new("RGB", (500, 400), c) for c in (GREEN, RED)]
+    path = save(tmp_path, "scan.tif", pages[0], save_all=True, append_images=pages[1:])
+    p = prepare_image(path)
+    assert close(pixel(decoded(p), 0.5, 0.5), GREEN)
+    assert "First page of a multi-page TIFF used" in p.notes
