@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.getLogger("httpx").setLevel(logging.WARNING)
 backend = start_backend(AppConfig.from_env())
 policy = AccessPolicy(backend, public=is_public(os.environ.get("GRADIO_SERVER_NAME"), False))
 demo = build_demo(backend, policy=policy)

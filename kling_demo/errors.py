@@ -119,11 +119,15 @@ class TaskTimeoutError(KlingError, TimeoutError):
 
     def __init__(self, generation_id: str, timeout: float) -> None:
         super().__init__(
-            f"Still not finished after {timeout / 60:.0f} min. The job may still complete: "
+            f"Still not finished after {_duration(timeout)}. The job may still complete: "
             f"check generation {generation_id} later."
         )
         self.generation_id = generation_id
         self.timeout = timeout
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 class DownloadError(KlingError):

@@ -55,7 +55,7 @@ def create_retry() -> Retry:
         status=0,
         other=0,
         backoff_factor=0.5,
-        allowed_methods=frozenset(),
+        allowed_methods=frozenset({"GET"}),
         raise_on_status=False,
     )
 

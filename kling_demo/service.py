@@ -195,7 +195,7 @@ class JobService:
             return self._save_video(record, client)
         if record.state == "failed":
             return JobEvent(record, message=self.done_message(record))
-        return JobEvent(record, message=f"{record.raw_status.capitalize()} · generation {record.id}")
+        return JobEvent(record)
 
     async def follow(
         self,

@@ -45,16 +45,21 @@ CSS = """
 """
 
 
-class NamedSlider(gr.Slider):
-    """A slider whose out-of-range error names the control (API callers see which input is wrong)."""
+def named_slider(*args: Any, **kwargs: Any) -> gr.Slider:
+    """A slider whose out-of-range error names the control, so API callers see which input is wrong."""
+    slider = gr.Slider(*args, **kwargs)
+    plain = slider.preprocess
 
-    def preprocess(self, payload: float) -> float:
+    def preprocess(payload: float) -> float:
         try:
-            return super().preprocess(payload)
+            return plain(payload)
         except gr.Error:
             raise gr.Error(
-                f"{self.label} must be between {self.minimum:g} and {self.maximum:g}, not {payload}."
+                f"{slider.label} must be between {slider.minimum:g} and {slider.maximum:g}, not {payload}."
             ) from None
+
+    slider.preprocess = preprocess  # type: ignore[method-assign]
+    return slider
 
 
 def _examples() -> list[list[Any]]:
@@ -143,7 +148,7 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                         lines=2,
                         placeholder="What to avoid, e.g. blur, distortion, text",
                     )
-                    cfg = NamedSlider(
+                    cfg = named_slider(
                         0, 1, value=0.5, step=0.05, label="cfg_scale (creativity ↔ prompt adherence)"
                     )
                     end_image = gr.Image(
@@ -161,7 +166,7 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                         )
                         with gr.Row(visible=False) as axes_row:
                             sliders = [
-                                NamedSlider(-10, 10, value=0, step=0.5, label=f"Camera {axis}")
+                                named_slider(-10, 10, value=0, step=0.5, label=f"Camera {axis}")
                                 for axis in AXES
                             ]
                     audio = gr.Checkbox(label="Generate audio", value=False, visible=first.has_audio)

@@ -12,7 +12,7 @@ import gradio as gr
 
 from kling_demo.catalogue import Model, get_model, models
 from kling_demo.errors import InputError, KlingError
-from kling_demo.images import inspect_image
+from kling_demo.images import fit_preview, inspect_image
 from kling_demo.polling import format_seconds
 from kling_demo.request import Settings, precheck
 from kling_demo.runtime import Backend
@@ -114,6 +114,7 @@ class Handlers:
             *AXES,
             "generate_audio",
             "fit",
+            "visitor_key",
         ]
         failed, message = "", ""
         try:
@@ -141,20 +142,20 @@ class Handlers:
         self,
         image: str | None,
         prompt: str,
-        model: str,
-        duration: Any,
-        negative_prompt: str,
-        cfg_scale: float | None,
-        end_image: str | None,
-        camera: str,
-        horizontal: float,
-        vertical: float,
-        pan: float,
-        tilt: float,
-        roll: float,
-        zoom: float,
-        generate_audio: bool | None,
-        fit: str,
+        model: str | None = None,
+        duration: Any = None,
+        negative_prompt: str | None = None,
+        cfg_scale: float | None = None,
+        end_image: str | None = None,
+        camera: str | None = None,
+        horizontal: float = 0.0,
+        vertical: float = 0.0,
+        pan: float = 0.0,
+        tilt: float = 0.0,
+        roll: float = 0.0,
+        zoom: float = 0.0,
+        generate_audio: bool | None = None,
+        fit: str | None = None,
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> AsyncIterator[GenerateOut]:
@@ -263,20 +264,20 @@ class Handlers:
         self,
         image: str | None,
         prompt: str,
-        model: str,
-        duration: Any,
-        negative_prompt: str,
-        cfg_scale: float | None,
-        end_image: str | None,
-        camera: str,
-        horizontal: float,
-        vertical: float,
-        pan: float,
-        tilt: float,
-        roll: float,
-        zoom: float,
-        generate_audio: bool | None,
-        fit: str,
+        model: str | None = None,
+        duration: Any = None,
+        negative_prompt: str | None = None,
+        cfg_scale: float | None = None,
+        end_image: str | None = None,
+        camera: str | None = None,
+        horizontal: float = 0.0,
+        vertical: float = 0.0,
+        pan: float = 0.0,
+        tilt: float = 0.0,
+        roll: float = 0.0,
+        zoom: float = 0.0,
+        generate_audio: bool | None = None,
+        fit: str | None = None,
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> tuple[str, str]:
@@ -320,7 +321,7 @@ class Handlers:
         except KlingError as exc:
             raise gr.Error(f"{exc.user_message()} (generation {generation_id})") from None
         video = str(event.video) if event.video else None
-        return event.record.state if event.message == "" else f"{event.record.state}: {event.message}", video
+        return (f"{event.record.state}: {event.message}" if event.message else event.record.state), video
 
     # ---- small UI helpers ---------------------------------------------------------------------------
     def describe_image(self, image: str | None, fit: str) -> tuple[str, Any]:
@@ -335,16 +336,18 @@ class Handlers:
             f"**{info.width}×{info.height}** · ratio {info.ratio:.2f} · the video will be "
             f"**{info.orientation}**"
         )
+        hidden = gr.update(visible=False, value=None)
         if info.fits_ratio:
-            return text, gr.update(visible=False, value=None)
-        if fit in ("crop", "pad"):
-            from kling_demo.images import fit_preview
-
-            return text + f" · will be sent **{fit}ped** to fit 1:2.5–2.5:1 (preview below)", gr.update(
-                visible=True, value=fit_preview(image, fit)
-            )
-        return text + " · ⚠️ outside Kling's 1:2.5–2.5:1; choose **Fit: crop or pad**", gr.update(
-            visible=False, value=None
+            return text, hidden
+        if fit not in ("crop", "pad"):
+            return text + " · ⚠️ outside Kling's 1:2.5–2.5:1; choose **Fit: crop or pad**", hidden
+        try:
+            preview = fit_preview(image, fit)
+        except InputError as exc:
+            return f"{text} · ⚠️ {exc.user_message()}", hidden
+        how = "cropped" if fit == "crop" else "padded"
+        return f"{text} · will be sent **{how}** to fit 1:2.5–2.5:1 (preview below)", gr.update(
+            visible=True, value=preview
         )
 
     def model_changed(self, model_id: str, duration: Any) -> tuple[Any, ...]:
