@@ -45,18 +45,12 @@ CSS = """
 """
 
 
-def named_slider(*args: Any, **kwargs: Any) -> gr.Slider:
-    """A slider whose out-of-range error names the control, so API callers see which input is wrong."""
+def checked_slider(*args: Any, **kwargs: Any) -> gr.Slider:
+    """A slider whose range is checked by our validator, so an API caller's error names the control."""
     slider = gr.Slider(*args, **kwargs)
-    plain = slider.preprocess
 
-    def preprocess(payload: float) -> float:
-        try:
-            return plain(payload)
-        except gr.Error:
-            raise gr.Error(
-                f"{slider.label} must be between {slider.minimum:g} and {slider.maximum:g}, not {payload}."
-            ) from None
+    def preprocess(payload: float | None) -> float | None:
+        return None if payload is None else float(payload)
 
     slider.preprocess = preprocess  # type: ignore[method-assign]
     return slider
@@ -148,7 +142,7 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                         lines=2,
                         placeholder="What to avoid, e.g. blur, distortion, text",
                     )
-                    cfg = named_slider(
+                    cfg = checked_slider(
                         0, 1, value=0.5, step=0.05, label="cfg_scale (creativity ↔ prompt adherence)"
                     )
                     end_image = gr.Image(
@@ -166,7 +160,7 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                         )
                         with gr.Row(visible=False) as axes_row:
                             sliders = [
-                                named_slider(-10, 10, value=0, step=0.5, label=f"Camera {axis}")
+                                checked_slider(-10, 10, value=0, step=0.5, label=f"Camera {axis}")
                                 for axis in AXES
                             ]
                     audio = gr.Checkbox(label="Generate audio", value=False, visible=first.has_audio)

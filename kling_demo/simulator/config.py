@@ -28,6 +28,7 @@ class SimulatorConfig:
     valid_keys: frozenset[str] | set[str] | None = None  # None: any non-empty Bearer key
     no_credit_keys: frozenset[str] | set[str] = field(default_factory=frozenset)
     verbose: bool = False  # log every request to stderr
+    record_full_bodies: bool = False  # keep base64 images whole in `requests` (tests that validate bodies)
 
     def check(self) -> None:
         """Raise ValueError for settings the simulator cannot honour."""

@@ -150,7 +150,12 @@ class SimHandler(BaseHTTPRequestHandler):
             sim = self.server.sim
             sim.record(
                 RecordedRequest(
-                    self.command, path, query, Headers(self.headers.items()), shorten(body), time.time()
+                    self.command,
+                    path,
+                    query,
+                    Headers(self.headers.items()),
+                    body if sim.config.record_full_bodies else shorten(body),
+                    time.time(),
                 )
             )
             if path in GENERATION_PATHS and self.command == "POST":
