@@ -159,7 +159,28 @@ class Handlers:
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> AsyncIterator[GenerateOut]:
-        """Validate, send one create request, then stream status until the video is saved."""
+        """Generate a Kling video from an image and a prompt, streaming status until the video is ready.
+
+        Args:
+            image: the start image (JPEG, PNG, WebP; at least 300 px a side, ratio 1:2.5 to 2.5:1)
+            prompt: the motion to generate, e.g. "slow push-in, waves rolling"
+            model: a Kling image-to-video model id (default kling-video/v1/pro/image-to-video)
+            duration: clip length in seconds (5 or 10; 3 to 15 on v3 models)
+            negative_prompt: what to avoid (models that support it)
+            cfg_scale: 0 to 1, how closely to follow the prompt (models that support it)
+            end_image: an optional end frame (models that support it)
+            camera: none, simple, or a preset such as down_back (models with camera control)
+            horizontal: camera move for camera=simple, -10 to 10 (exactly one axis non-zero)
+            vertical: camera move for camera=simple
+            pan: camera move for camera=simple
+            tilt: camera move for camera=simple
+            roll: camera move for camera=simple
+            zoom: camera move for camera=simple
+            generate_audio: generate a soundtrack (models that offer audio)
+            fit: none (refuse out-of-range images), crop or pad to Kling's aspect-ratio range
+        Returns:
+            status text (streamed), the video file (last), and the generation id
+        """
         access = self.policy.resolve(visitor_key, request)
         visitor = visitor_id(request)
         yield status_markdown("Checking your image and settings…"), gr.skip(), gr.skip()
@@ -281,7 +302,28 @@ class Handlers:
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> tuple[str, str]:
-        """Start a job and return at once with its generation id and first status."""
+        """Start a Kling image-to-video job and return at once with its generation id; poll it with status.
+
+        Args:
+            image: the start image (JPEG, PNG, WebP; at least 300 px a side, ratio 1:2.5 to 2.5:1)
+            prompt: the motion to generate, e.g. "slow push-in, waves rolling"
+            model: a Kling image-to-video model id (default kling-video/v1/pro/image-to-video)
+            duration: clip length in seconds (5 or 10; 3 to 15 on v3 models)
+            negative_prompt: what to avoid (models that support it)
+            cfg_scale: 0 to 1, how closely to follow the prompt (models that support it)
+            end_image: an optional end frame (models that support it)
+            camera: none, simple, or a preset such as down_back (models with camera control)
+            horizontal: camera move for camera=simple, -10 to 10 (exactly one axis non-zero)
+            vertical: camera move for camera=simple
+            pan: camera move for camera=simple
+            tilt: camera move for camera=simple
+            roll: camera move for camera=simple
+            zoom: camera move for camera=simple
+            generate_audio: generate a soundtrack (models that offer audio)
+            fit: none (refuse out-of-range images), crop or pad to Kling's aspect-ratio range
+        Returns:
+            the generation id and its first status (usually queued)
+        """
         access = self.policy.resolve(visitor_key, request)
         visitor = visitor_id(request)
         try:
@@ -311,7 +353,14 @@ class Handlers:
     async def status(
         self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
     ) -> tuple[str, str | None]:
-        """One status check; once done, the saved video file."""
+        """Check a job started with submit (or generate); once it has completed, return the video file.
+
+        Args:
+            generation_id: the id returned by submit or shown by generate
+
+        Returns:
+            the status (queued, generating, completed, failed with its reason) and the video file once done
+        """
         generation_id = (generation_id or "").strip()
         if not generation_id:
             raise gr.Error("Give a generation id.")
