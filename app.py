@@ -20,6 +20,16 @@ def is_public(host: str | None, share: bool) -> bool:
     return share or bool(os.environ.get("SPACE_ID")) or (host or "127.0.0.1") not in LOOPBACK
 
 
+def share_warning(share: bool, server_key: bool, protected: bool) -> str:
+    """The warning for a public link that spends the server's key without a password, else ''."""
+    if not (share and server_key and not protected):
+        return ""
+    return (
+        "WARNING: this share link spends the server's AIMLAPI_KEY and has no password. Anyone with the link "
+        "can generate videos (per-visitor limits apply). Add --auth USER:PASSWORD to protect it."
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; Gradio's GRADIO_SERVER_NAME/PORT still apply when these are not given."""
     parser = argparse.ArgumentParser(description="Serve the kling-demo web UI.")

@@ -157,8 +157,20 @@ class JobService:
         self.videos.write_recipe(dest, self.recipe(record))
         if record.model and record.finished_at:
             self.eta.record(record.model, record.duration, record.finished_at - record.created_at)
-        self.videos.cleanup()
+        self.cleanup()
         return JobEvent(record, video=dest, message=self.done_message(record))
+
+    def cleanup(self, now: float | None = None) -> int:
+        """Apply the clean-up policy: videos by count and age; inputs, thumbnails and records by age."""
+        now = self.clock() if now is None else now
+        removed = len(self.videos.cleanup(now))
+        horizon = now - self.videos.keep_days * 86400
+        for folder in (self.inputs, self.thumbs, self.jobs.root):
+            for path in folder.iterdir():
+                if path.is_file() and path.stat().st_mtime < horizon:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
 
     def recipe(self, record: JobRecord) -> dict[str, Any]:
         """The JSON written beside a video: inputs, id, model, timings, credits."""

@@ -130,6 +130,7 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                     go = gr.Button("Generate", variant="primary", elem_id="generate-btn", scale=3)
                     stop = gr.Button("Stop waiting", variant="secondary", elem_id="stop-btn", scale=1)
                 eta = gr.Markdown(h.eta_text(first.id, first.default_duration), elem_id="eta")
+                quota = gr.Markdown(elem_id="quota")
                 with gr.Accordion("Advanced", open=False, elem_id="advanced"):
                     duration = gr.Dropdown(
                         list(first.durations),
@@ -226,6 +227,8 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
             show_progress="minimal",
         )
         gen_event.then(h.remember, [gen_id, history], history, api_visibility="private")
+        gen_event.then(h.quota_text, visitor_key, quota, api_visibility="private", queue=False)
+        demo.load(h.quota_text, visitor_key, quota, api_visibility="private", queue=False)
         submit_btn = gr.Button(visible=False)
         submit_btn.click(
             h.submit, [*inputs, visitor_key], [gen_id, status], api_name="submit", concurrency_limit=None

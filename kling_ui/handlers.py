@@ -484,6 +484,13 @@ class Handlers:
             s.get("fit", "none"),
         )
 
+    def quota_text(self, visitor_key: str | None = None, request: gr.Request | None = None) -> str:
+        """'N of M generations left this hour' when per-visitor limits apply to this visitor."""
+        access = self.policy.resolve(visitor_key, request)
+        if not access.limited:
+            return ""
+        return f"🎟️ {self.policy.limits.quota(visitor_id(request)).describe()} (on this app's key)."
+
     def key_label(self, key: str) -> str:
         """Which key the page will spend."""
         return f"Using {self.policy.resolve(key, None).label()}."
