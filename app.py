@@ -11,6 +11,7 @@ from kling_demo.config import AppConfig
 from kling_demo.runtime import start_backend
 from kling_ui import build_demo
 from kling_ui.access import AccessPolicy
+from kling_ui.blocks import CSS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "")
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             max_file_size="25mb",
             run_history=False,
             mcp_server=args.mcp,
-            css=None,
+            css=CSS,
             footer_links=["api", "gradio", "settings"],
         )
     finally:

@@ -41,6 +41,7 @@ URL_JS = """(id) => {
 }"""
 CSS = """
 #status { min-height: 3.5em; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)) !important; }
 .gradio-container { max-width: 1200px !important; }
 """
 
@@ -195,7 +196,13 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                 )
                 with gr.Accordion("History (this browser only)", open=True):
                     gallery = gr.Gallery(
-                        label="Your jobs", columns=4, height=260, allow_preview=False, elem_id="history"
+                        label="Your jobs",
+                        columns=4,
+                        height=240,
+                        allow_preview=False,
+                        preview=False,
+                        object_fit="cover",
+                        elem_id="history",
                     )
                     with gr.Row():
                         rerun = gr.Button("Re-run with these settings", size="sm", interactive=False)

@@ -65,11 +65,10 @@ def settings_from(
     )
 
 
-def status_markdown(text: str, *, state: str = "", gen_id: str = "") -> str:
+def status_markdown(text: str, *, state: str = "") -> str:
     """The status area's Markdown."""
     badge = {"queued": "⏳", "generating": "🎬", "completed": "✅", "failed": "❌"}.get(state, "ℹ️")
-    tail = f"\n\n<small>Generation id: `{gen_id}`</small>" if gen_id else ""
-    return f"{badge} **{text}**{tail}"
+    return f"{badge} **{text}**"
 
 
 class Handlers:
@@ -217,7 +216,7 @@ class Handlers:
                 raise gr.Error(exc.user_message(), title="The job was not started") from None
             notes = f" · {'; '.join(create.notes)}" if create.notes else ""
             yield (
-                status_markdown(f"Submitted · queued{notes}", state="queued", gen_id=record.id),
+                status_markdown(f"Submitted · queued{notes}", state="queued"),
                 None,
                 record.id,
             )
@@ -236,13 +235,13 @@ class Handlers:
                 else ""
             )
             return (
-                status_markdown(event.summary() + link, state="completed", gen_id=record.id),
+                status_markdown(event.summary() + link, state="completed"),
                 str(event.video),
                 record.id,
             )
         if event.progress is None and not event.done and event.message:
-            return status_markdown(event.message, state="failed", gen_id=record.id), gr.skip(), record.id
-        return status_markdown(event.summary(), state=record.state, gen_id=record.id), gr.skip(), record.id
+            return status_markdown(event.message, state="failed"), gr.skip(), record.id
+        return status_markdown(event.summary(), state=record.state), gr.skip(), record.id
 
     async def follow(
         self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
@@ -253,7 +252,7 @@ class Handlers:
             yield gr.skip(), gr.skip(), gr.skip()
             return
         access = self.policy.resolve(visitor_key, request)
-        yield status_markdown("Reconnecting to your job…", gen_id=generation_id), None, generation_id
+        yield status_markdown("Reconnecting to your job…"), None, generation_id
         async for event in self.service.follow(generation_id, access.client):
             yield self._event_out(event)
 
@@ -429,7 +428,7 @@ class Handlers:
             runs = self.service.eta.samples(model_id, int(float(duration)))
         except (InputError, TypeError, ValueError):
             return ""
-        basis = f"from {runs} recent run{'s' if runs != 1 else ''}" if runs else "documented typical time"
+        basis = f"from {runs} recent run{'s' if runs != 1 else ''}" if runs else "typical time"
         return f"⏱️ Usually about **{format_seconds(seconds)}** ({basis})."
 
     def stopped(self, generation_id: str) -> str:
@@ -437,10 +436,9 @@ class Handlers:
         if not generation_id:
             return status_markdown("Stopped.")
         return status_markdown(
-            "Stopped waiting. The provider may still finish this job, and bill it; it stays in your "
-            "history, where you can check it again later.",
+            f"Stopped waiting for {generation_id}. The provider may still finish this job, and bill it; "
+            "it stays in your history, where you can check it again later.",
             state="failed",
-            gen_id=generation_id,
         )
 
     def remember(

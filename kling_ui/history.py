@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from kling_demo.jobs import JobRecord
+from kling_demo.storage import model_tag
 
 MAX_ITEMS = 30
 BADGES = {
@@ -41,13 +43,9 @@ def upsert(
 
 def caption(item: dict[str, Any]) -> str:
     """A gallery caption: badge, duration, model, prompt start, credits."""
-    import time
-
     when = time.strftime("%d %b %H:%M", time.localtime(item.get("created_at") or 0))
     credits = f" · {item['credits_used']:g} cr" if item.get("credits_used") is not None else ""
-    model = (
-        (item.get("model") or "").split("/")[-1].replace("-image-to-video", "").replace("image-to-video", "")
-    )
+    model = model_tag(item.get("model") or "kling")
     prompt = (item.get("prompt") or "(no prompt)")[:40]
     badge = BADGES.get(item.get("state", ""), item.get("state", ""))
     return f"{badge} · {item.get('duration')}s · {model} · {when}{credits} · {prompt}"
