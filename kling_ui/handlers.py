@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,49 @@ from .access import AccessPolicy, visitor_id
 from .history import upsert
 
 log = logging.getLogger("kling_ui")
+
+
+def unexpected(exc: Exception, generation_id: str = "") -> gr.Error:
+    """A message for a failure nobody planned for: no traceback for the user, one line in the log."""
+    log.error("unexpected %s: %s (generation %s)", type(exc).__name__, exc, generation_id or "none")
+    log.debug("details", exc_info=exc)
+    where = (
+        f" Your job {generation_id} may still finish: check it later with its id." if generation_id else ""
+    )
+    return gr.Error(f"Something unexpected went wrong ({type(exc).__name__}).{where}", title="Sorry")
+
+
+def shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn unplanned exceptions in a handler into a clear gr.Error that names the job, if any."""
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            generation_id = ""
+            try:
+                async for out in fn(*args, **kwargs):
+                    if isinstance(out, tuple) and len(out) == 3 and isinstance(out[2], str) and out[2]:
+                        generation_id = out[2]
+                    yield out
+            except gr.Error:
+                raise
+            except Exception as exc:
+                raise unexpected(exc, generation_id) from None
+
+        return stream
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise unexpected(exc) from None
+
+    return call
+
+
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 GenerateOut = tuple[str, Any, str]
 
@@ -137,6 +182,7 @@ class Handlers:
         return [gr.validate(name != failed, message if name == failed else "") for name in names]
 
     # ---- the main loop ------------------------------------------------------------------------------
+    @shielded
     async def generate(
         self,
         image: str | None,
@@ -243,6 +289,7 @@ class Handlers:
             return status_markdown(event.message, state="failed"), gr.skip(), record.id
         return status_markdown(event.summary(), state=record.state), gr.skip(), record.id
 
+    @shielded
     async def follow(
         self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
     ) -> AsyncIterator[GenerateOut]:
@@ -256,6 +303,7 @@ class Handlers:
         async for event in self.service.follow(generation_id, access.client):
             yield self._event_out(event)
 
+    @shielded
     async def resume(
         self,
         history: list[dict[str, Any]] | None,
@@ -280,6 +328,7 @@ class Handlers:
             yield out
 
     # ---- API endpoints that never hold a worker -----------------------------------------------------
+    @shielded
     async def submit(
         self,
         image: str | None,
@@ -349,6 +398,7 @@ class Handlers:
             raise gr.Error(exc.user_message()) from None
         return record.id, record.state
 
+    @shielded
     async def status(
         self, generation_id: str, visitor_key: str | None = None, request: gr.Request | None = None
     ) -> tuple[str, str | None]:
@@ -501,7 +551,3 @@ class Handlers:
         except KlingError as exc:
             return f"❌ {exc.user_message()}"
         return f"✅ The key works. Using {access.label()}."
-
-    def log_unexpected(self, exc: BaseException) -> None:
-        """Record an unexpected failure without showing a traceback to the user."""
-        log.exception("unexpected error", exc_info=exc)
