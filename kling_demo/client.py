@@ -234,8 +234,9 @@ class KlingClient:
                         with os.fdopen(fd, "wb") as out:
                             for block in response.iter_content(chunk):
                                 out.write(block)
-                        if os.path.getsize(tmp) == 0:
-                            raise OSError("empty file")
+                        if not looks_like_video(tmp, response.headers.get("Content-Type", "")):
+                            last_error = "the answer was not a video"
+                            continue
                         os.replace(tmp, dest)
                     finally:
                         if os.path.exists(tmp):
@@ -246,6 +247,15 @@ class KlingClient:
         raise DownloadError(
             f"The video could not be saved ({last_error}); open the provider's link instead.", url
         )
+
+
+def looks_like_video(path: str, content_type: str) -> bool:
+    """True for a non-empty MP4/MOV (an ftyp box) or a file the server calls video/*."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+    if len(head) < 8:
+        return False
+    return head[4:8] == b"ftyp" or content_type.split(";")[0].strip().lower().startswith("video/")
 
 
 def _short(exc: KlingError) -> str:

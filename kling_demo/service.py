@@ -18,7 +18,7 @@ from .jobs import JobRecord, JobStore
 from .polling import Progress
 from .request import CreateRequest, Settings, build_request
 from .status import TaskState, TaskStatus
-from .storage import VideoStore, safe_id
+from .storage import VideoStore, finished_files, safe_id
 
 
 @dataclass(frozen=True)
@@ -166,8 +166,8 @@ class JobService:
         removed = len(self.videos.cleanup(now))
         horizon = now - self.videos.keep_days * 86400
         for folder in (self.inputs, self.thumbs, self.jobs.root):
-            for path in folder.iterdir():
-                if path.is_file() and path.stat().st_mtime < horizon:
+            for path, mtime in finished_files(folder):
+                if mtime < horizon:
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed

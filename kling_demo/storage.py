@@ -30,6 +30,19 @@ def model_tag(model_id: str) -> str:
     return "kling-" + re.sub(r"[^a-z0-9.]+", "-", name.lower()).strip("-")
 
 
+def finished_files(folder: Path, pattern: str = "*") -> list[tuple[Path, float]]:
+    """Files with their mtimes, leaving out dot-named temp files that other threads are still writing."""
+    found = []
+    for path in folder.glob(pattern):
+        if path.name.startswith("."):
+            continue
+        try:
+            found.append((path, path.stat().st_mtime))
+        except FileNotFoundError:  # renamed or deleted by another thread meanwhile
+            continue
+    return found
+
+
 class VideoStore:
     """Saves videos and recipes under one folder, named for people, bounded in count and age."""
 
@@ -59,11 +72,11 @@ class VideoStore:
     def cleanup(self, now: float | None = None) -> list[Path]:
         """Delete the oldest videos past the count limit and any past the age limit; return what went."""
         now = time.time() if now is None else now
-        videos = sorted(self.root.glob("*.mp4"), key=lambda p: p.stat().st_mtime, reverse=True)
+        videos = sorted(finished_files(self.root, "*.mp4"), key=lambda item: item[1], reverse=True)
         doomed = [
-            p
-            for i, p in enumerate(videos)
-            if i >= self.keep_videos or now - p.stat().st_mtime > self.keep_days * 86400
+            path
+            for i, (path, mtime) in enumerate(videos)
+            if i >= self.keep_videos or now - mtime > self.keep_days * 86400
         ]
         for video in doomed:
             for path in (video, video.with_suffix(".json")):

@@ -57,6 +57,25 @@ def checked_slider(*args: Any, **kwargs: Any) -> gr.Slider:
     return slider
 
 
+def raw_image(**kwargs: Any) -> gr.Image:
+    """An image input that hands our code the file as uploaded, so our checks and fixes (not Pillow's
+    defaults in Gradio) decide: transparency, CMYK profiles and non-images all get our own messages."""
+    image = gr.Image(type="filepath", image_mode=None, **kwargs)
+    plain = image.preprocess
+
+    def preprocess(payload: Any) -> str | None:
+        try:
+            return plain(payload)
+        except Exception:
+            path = getattr(payload, "path", None)
+            if path:
+                return str(path)
+            raise
+
+    image.preprocess = preprocess  # type: ignore[method-assign]
+    return image
+
+
 def _examples() -> list[list[Any]]:
     rows = [
         (
@@ -97,9 +116,8 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
         gr.Markdown(mode_banner(backend, public), elem_id="mode-banner")
         with gr.Row(equal_height=False):
             with gr.Column(scale=5):
-                image = gr.Image(
+                image = raw_image(
                     label="Start image",
-                    type="filepath",
                     sources=["upload", "clipboard"],
                     height=320,
                     elem_id="start-image",
@@ -147,9 +165,8 @@ def build_demo(backend: Backend, *, public: bool = False, policy: AccessPolicy |
                     cfg = checked_slider(
                         0, 1, value=0.5, step=0.05, label="cfg_scale (creativity ↔ prompt adherence)"
                     )
-                    end_image = gr.Image(
+                    end_image = raw_image(
                         label="End frame (optional)",
-                        type="filepath",
                         height=200,
                         visible=first.end_frame_field is not None,
                     )

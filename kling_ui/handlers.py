@@ -26,6 +26,11 @@ from .history import upsert
 log = logging.getLogger("kling_ui")
 
 
+def user_error(message: str, title: str = "Error") -> gr.Error:
+    """A planned refusal: shown to the user, kept out of the server log as a traceback."""
+    return gr.Error(message, title=title, print_exception=False)
+
+
 def unexpected(exc: Exception, generation_id: str = "") -> gr.Error:
     """A message for a failure nobody planned for: no traceback for the user, one line in the log."""
     log.error("unexpected %s: %s (generation %s)", type(exc).__name__, exc, generation_id or "none")
@@ -33,7 +38,7 @@ def unexpected(exc: Exception, generation_id: str = "") -> gr.Error:
     where = (
         f" Your job {generation_id} may still finish: check it later with its id." if generation_id else ""
     )
-    return gr.Error(f"Something unexpected went wrong ({type(exc).__name__}).{where}", title="Sorry")
+    return user_error(f"Something unexpected went wrong ({type(exc).__name__}).{where}", "Sorry")
 
 
 def shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -244,12 +249,12 @@ class Handlers:
             )
             create = await self.service.client.run(self.service.prepare, image, settings)
         except InputError as exc:
-            raise gr.Error(exc.user_message(), title="Please fix the input") from None
+            raise user_error(exc.user_message(), "Please fix the input") from None
         if access.limited:
             try:
                 self.policy.limits.acquire(visitor)
             except KlingError as exc:
-                raise gr.Error(exc.user_message(), title="Limit reached") from None
+                raise user_error(exc.user_message(), "Limit reached") from None
         try:
             try:
                 record = await self.service.client.run(
@@ -259,15 +264,20 @@ class Handlers:
                 if access.limited:
                     self.policy.limits.refund(visitor)
                     access = access.__class__(access.client, access.source, False)
-                raise gr.Error(exc.user_message(), title="The job was not started") from None
+                raise user_error(exc.user_message(), "The job was not started") from None
             notes = f" · {'; '.join(create.notes)}" if create.notes else ""
             yield (
                 status_markdown(f"Submitted · queued{notes}", state="queued"),
                 None,
                 record.id,
             )
-            async for event in self.service.follow(record.id, access.client):
-                yield self._event_out(event)
+            last = None
+            async for last in self.service.follow(record.id, access.client):
+                yield self._event_out(last)
+            if last is None or last.video is None:
+                raise user_error(
+                    last.summary() if last else f"Generation {record.id} ended without a video.", "No video"
+                )
         finally:
             if access.limited:
                 self.policy.limits.release(visitor)
@@ -285,8 +295,8 @@ class Handlers:
                 str(event.video),
                 record.id,
             )
-        if event.progress is None and not event.done and event.message:
-            return status_markdown(event.message, state="failed"), gr.skip(), record.id
+        if event.done or (event.progress is None and event.message):
+            return status_markdown(event.summary(), state="failed"), None, record.id
         return status_markdown(event.summary(), state=record.state), gr.skip(), record.id
 
     @shielded
@@ -395,7 +405,7 @@ class Handlers:
                 self.service.submit, create, settings, access.client, access.source
             )
         except KlingError as exc:
-            raise gr.Error(exc.user_message()) from None
+            raise user_error(exc.user_message()) from None
         return record.id, record.state
 
     @shielded
@@ -412,12 +422,12 @@ class Handlers:
         """
         generation_id = (generation_id or "").strip()
         if not generation_id:
-            raise gr.Error("Give a generation id.")
+            raise user_error("Give a generation id.")
         access = self.policy.resolve(visitor_key, request)
         try:
             event = await self.service.client.run(self.service.check, generation_id, access.client)
         except KlingError as exc:
-            raise gr.Error(f"{exc.user_message()} (generation {generation_id})") from None
+            raise user_error(f"{exc.user_message()} (generation {generation_id})") from None
         video = str(event.video) if event.video else None
         return (f"{event.record.state}: {event.message}" if event.message else event.record.state), video
 

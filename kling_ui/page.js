@@ -7,4 +7,11 @@
     }
   });
   window.__klingBaseTitle = document.title || "Kling image to video";
+  // Gradio puts the copy button inside the textbox's <label>, which then names the button, not the box.
+  const nameIt = () => {
+    const box = document.querySelector("#gen-id textarea, #gen-id input");
+    if (box && !box.getAttribute("aria-label")) box.setAttribute("aria-label", "Generation id");
+  };
+  nameIt();
+  new MutationObserver(nameIt).observe(document.body, { childList: true, subtree: true });
 }

@@ -478,10 +478,6 @@ def api_refusal(sim: Simulator, client: Client, api_name: str, *args: Any, **kwa
     return message
 
 
-IMAGE_PREPROCESS = (
-    "gr.Image preprocessing opens the upload with Pillow before the app's checks: a non-image or empty "
-    "file fails with Gradio's generic error (or an opaque HTTP 400 on /generate), not the app's message"
-)
 BOTH = ["/generate", "/submit"]
 
 
@@ -515,7 +511,6 @@ def test_api_no_image(web: tuple[RunningApp, Client], sim: Simulator, api_name: 
 
 @pytest.mark.parametrize("api_name", BOTH)
 @pytest.mark.parametrize("case", ["text-named-jpg", "zero-bytes"])
-@pytest.mark.xfail(strict=True, reason=IMAGE_PREPROCESS)
 def test_api_unreadable_file(
     web: tuple[RunningApp, Client], sim: Simulator, tmp_path: Path, api_name: str, case: str
 ) -> None:
@@ -560,11 +555,6 @@ def test_api_exif_rotated_photo_arrives_upright(
     assert near(sent.getpixel((470, 10)), (255, 0, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gr.Image defaults to image_mode='RGB', so Gradio converts RGBA uploads with a plain "
-    "convert('RGB') before the app's flatten: transparent areas arrive black instead of white",
-)
 def test_api_transparent_png_is_flattened_on_white(
     web: tuple[RunningApp, Client], sim: Simulator, tmp_path: Path
 ) -> None:

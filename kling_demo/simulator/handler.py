@@ -34,6 +34,7 @@ class SimServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # the default 5 resets connections when hundreds of jobs start at once
 
     def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
         if ":" in address[0]:
