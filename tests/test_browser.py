@@ -229,15 +229,9 @@ def test_text_file_named_png_is_refused_without_starting_a_job(
     assert started is None, f"a job started for a text file: {started}"
     assert not url_gen(page)
 
-    # Known app bug: gr.Image's preprocess opens the file with PIL before the app's handlers see it,
-    # so the visitor gets Gradio's internal error (with a server path) instead of the app's own
-    # "Could not read 'holiday.png' as an image ... Use a JPEG or PNG." Passes once that is fixed.
+    # Regression: Gradio's own preprocessing used to answer with an internal error and a server path.
     internals = [w for w in ("preprocess", "UnidentifiedImageError", "/tmp/", "event handler") if w in text]
-    if internals:
-        pytest.xfail(
-            f"app bug: the refusal is Gradio's internal error (mentions {internals}), not the app's "
-            f"own message: {text[:300]!r}"
-        )
+    assert not internals, f"the refusal leaks Gradio internals {internals}: {text[:300]!r}"
     assert "holiday.png" in text or "JPEG or PNG" in text, text
 
 
@@ -331,13 +325,6 @@ def test_phone_layout_fits_the_screen(new_context: Any, offline_app: RunningApp,
 
 
 # ---- 7. accessible names --------------------------------------------------------------------------------
-# Controls Gradio renders without a name that the app cannot label from Python; each is a reported bug.
-KNOWN_UNNAMED = {
-    "gen-id": "the Generation id textbox: Gradio puts its copy button inside the <label>, so the label "
-    "names the button, not the textarea",
-}
-
-
 def test_every_visible_control_has_an_accessible_name(page: Any, offline_app: RunningApp) -> None:
     open_app(page, offline_app.url)
     for panel in ("#advanced", "#key-panel"):  # open the accordions so their controls count too
@@ -345,14 +332,10 @@ def test_every_visible_control_has_an_accessible_name(page: Any, offline_app: Ru
     page.locator("#key-panel input[type='password']").wait_for(state="visible")
 
     offenders = unnamed_controls(page)
-    unexpected = [o for o in offenders if o["owner"] not in KNOWN_UNNAMED]
-    assert not unexpected, "controls without an accessible name:\n" + "\n".join(
+    assert not offenders, "controls without an accessible name:\n" + "\n".join(
         f"- <{o['tag']} type={o['type']!r}> role={o['role']!r} in #{o['owner']}: {o['html']}"
-        for o in unexpected
+        for o in offenders
     )
-    known = sorted({o["owner"] for o in offenders})
-    if known:
-        pytest.xfail("app bug, unnamed: " + "; ".join(f"#{k} ({KNOWN_UNNAMED[k]})" for k in known))
 
 
 # ---- 8. the tab title -----------------------------------------------------------------------------------
