@@ -140,7 +140,7 @@ def test_failed_create_is_sent_exactly_once(
 @pytest.mark.parametrize("kind", ["500", "503", "drop", "malformed"])
 def test_poll_faults_do_not_end_the_wait(sim: Simulator, client: KlingClient, body: dict, kind: str) -> None:
     first = client.create(body)
-    sim.inject(kind, target="poll", count=6)
+    sim.inject(kind, target="poll", count=3)
     assert fast_wait(client, first).state is TaskState.COMPLETED
 
 
