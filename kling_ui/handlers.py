@@ -13,8 +13,10 @@ from typing import Any
 import gradio as gr
 
 from kling_demo.catalogue import Model, get_model, models
+from kling_demo.dedupe import DuplicateGuard
 from kling_demo.errors import InputError, KlingError
 from kling_demo.images import fit_preview, inspect_image
+from kling_demo.jobs import JobRecord
 from kling_demo.polling import format_seconds
 from kling_demo.request import Settings, precheck
 from kling_demo.runtime import Backend
@@ -128,6 +130,7 @@ class Handlers:
         self.backend = backend
         self.service = backend.service
         self.policy = policy
+        self.guard: DuplicateGuard[JobRecord] = DuplicateGuard()
 
     # ---- pre-flight ---------------------------------------------------------------------------------
     def validate(
@@ -250,21 +253,25 @@ class Handlers:
             create = await self.service.client.run(self.service.prepare, image, settings)
         except InputError as exc:
             raise user_error(exc.user_message(), "Please fix the input") from None
-        if access.limited:
-            try:
+
+        async def start() -> JobRecord:
+            if access.limited:
                 self.policy.limits.acquire(visitor)
-            except KlingError as exc:
-                raise user_error(exc.user_message(), "Limit reached") from None
-        try:
             try:
-                record = await self.service.client.run(
+                return await self.service.client.run(
                     self.service.submit, create, settings, access.client, access.source
                 )
-            except KlingError as exc:
+            except KlingError:
                 if access.limited:
                     self.policy.limits.refund(visitor)
-                    access = access.__class__(access.client, access.source, False)
-                raise user_error(exc.user_message(), "The job was not started") from None
+                raise
+
+        key = (request.session_hash if request else "", repr(settings.to_dict()), str(image))
+        try:
+            record, first = await self.guard.once(key, start)
+        except KlingError as exc:
+            raise user_error(exc.user_message(), "The job was not started") from None
+        try:
             notes = f" · {'; '.join(create.notes)}" if create.notes else ""
             yield (
                 status_markdown(f"Submitted · queued{notes}", state="queued"),
@@ -279,8 +286,10 @@ class Handlers:
                     last.summary() if last else f"Generation {record.id} ended without a video.", "No video"
                 )
         finally:
-            if access.limited:
-                self.policy.limits.release(visitor)
+            if first:
+                self.guard.forget(key)
+                if access.limited:
+                    self.policy.limits.release(visitor)
 
     def _event_out(self, event: JobEvent) -> GenerateOut:
         record = event.record

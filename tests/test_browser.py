@@ -375,6 +375,16 @@ def test_ctrl_enter_in_the_prompt_starts_a_job(page: Any, offline_app: RunningAp
     wait_for_video(page)
 
 
+def test_double_click_sends_one_request(page: Any, offline_app: RunningApp, image_file: Path) -> None:
+    open_app(page, offline_app.url)
+    jobs = job_files(offline_app.data_dir)
+    fill_form(page, image_file, "a double click")
+    page.locator("#generate-btn").dblclick()
+    gid = wait_for_gen_id(page)
+    wait_for_video(page)
+    assert job_files(offline_app.data_dir) - jobs == {f"{gid}.json"}, "a double click started two paid jobs"
+
+
 # ---- the screenshot for the README (runs last) ----------------------------------------------------------
 def test_main_screen_screenshot(page: Any, offline_app: RunningApp, tmp_path: Path) -> None:
     """A real 1280x900 screenshot of the main screen after a finished generation."""

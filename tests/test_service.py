@@ -123,3 +123,31 @@ def test_visitor_limits() -> None:
     limits.acquire("a")
     limits.refund("a")
     assert limits.quota("a").left_this_hour == 3
+
+
+def test_duplicate_guard_collapses_concurrent_twins_only() -> None:
+    from kling_demo.dedupe import DuplicateGuard
+
+    calls: list[int] = []
+
+    async def start() -> int:
+        calls.append(1)
+        await asyncio.sleep(0.05)
+        return len(calls)
+
+    async def main() -> None:
+        guard: DuplicateGuard[int] = DuplicateGuard()
+        (a, first_a), (b, first_b) = await asyncio.gather(guard.once("k", start), guard.once("k", start))
+        assert a == b == 1 and first_a != first_b
+        assert (await guard.once("other", start))[0] == 2
+        guard.forget("k")
+        assert await guard.once("k", start) == (3, True)
+
+        async def broken() -> int:
+            raise ValueError("refused")
+
+        with pytest.raises(ValueError):
+            await guard.once("x", broken)
+        assert await guard.once("x", start) == (4, True)  # a refused start can be retried at once
+
+    asyncio.run(main())
