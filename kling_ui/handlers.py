@@ -6,7 +6,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,11 @@ from kling_demo.errors import InputError, KlingError
 from kling_demo.images import fit_preview, inspect_image
 from kling_demo.jobs import JobRecord
 from kling_demo.polling import format_seconds
-from kling_demo.request import Settings, precheck
+from kling_demo.request import CreateRequest, Settings, precheck
 from kling_demo.runtime import Backend
 from kling_demo.service import JobEvent
 
-from .access import AccessPolicy, visitor_id
+from .access import Access, AccessPolicy, visitor_id
 from .history import upsert
 
 log = logging.getLogger("kling_ui")
@@ -235,24 +235,47 @@ class Handlers:
             status text (streamed), the video file (last), and the generation id
         """
         access = self.policy.resolve(visitor_key, request)
-        visitor = visitor_id(request)
         yield status_markdown("Checking your image and settings…"), gr.skip(), gr.skip()
+        values = (
+            prompt,
+            model,
+            duration,
+            negative_prompt,
+            cfg_scale,
+            end_image,
+            camera,
+            (horizontal, vertical, pan, tilt, roll, zoom),
+            generate_audio,
+            fit,
+        )
+        record, create, first, key = await self._launch(image, values, access, request)
         try:
-            settings = settings_from(
-                prompt,
-                model,
-                duration,
-                negative_prompt,
-                cfg_scale,
-                end_image,
-                camera,
-                (horizontal, vertical, pan, tilt, roll, zoom),
-                generate_audio,
-                fit,
+            notes = f" · {'; '.join(create.notes)}" if create.notes else ""
+            yield (
+                status_markdown(f"Submitted · queued{notes}", state="queued"),
+                None,
+                record.id,
             )
+            last = None
+            async for last in self.service.follow(record.id, access.client):
+                yield self._event_out(last)
+            if last is None or last.video is None:
+                raise user_error(
+                    last.summary() if last else f"Generation {record.id} ended without a video.", "No video"
+                )
+        finally:
+            self._done_launching(access, request, first, key)
+
+    async def _launch(
+        self, image: str | None, values: tuple[Any, ...], access: Access, request: gr.Request | None
+    ) -> tuple[JobRecord, CreateRequest, bool, Hashable]:
+        """Check and prepare, then send one create request (a concurrent identical call shares it)."""
+        try:
+            settings = settings_from(*values)
             create = await self.service.client.run(self.service.prepare, image, settings)
         except InputError as exc:
             raise user_error(exc.user_message(), "Please fix the input") from None
+        visitor = visitor_id(request)
 
         async def start() -> JobRecord:
             if access.limited:
@@ -271,25 +294,14 @@ class Handlers:
             record, first = await self.guard.once(key, start)
         except KlingError as exc:
             raise user_error(exc.user_message(), "The job was not started") from None
-        try:
-            notes = f" · {'; '.join(create.notes)}" if create.notes else ""
-            yield (
-                status_markdown(f"Submitted · queued{notes}", state="queued"),
-                None,
-                record.id,
-            )
-            last = None
-            async for last in self.service.follow(record.id, access.client):
-                yield self._event_out(last)
-            if last is None or last.video is None:
-                raise user_error(
-                    last.summary() if last else f"Generation {record.id} ended without a video.", "No video"
-                )
-        finally:
-            if first:
-                self.guard.forget(key)
-                if access.limited:
-                    self.policy.limits.release(visitor)
+        return record, create, first, key
+
+    def _done_launching(self, access: Access, request: gr.Request | None, first: bool, key: Hashable) -> None:
+        """The launching call has stopped watching: free its duplicate key and its at-once slot."""
+        if first:
+            self.guard.forget(key)
+            if access.limited:
+                self.policy.limits.release(visitor_id(request))
 
     def _event_out(self, event: JobEvent) -> GenerateOut:
         record = event.record
@@ -392,29 +404,20 @@ class Handlers:
             the generation id and its first status (usually queued)
         """
         access = self.policy.resolve(visitor_key, request)
-        visitor = visitor_id(request)
-        try:
-            settings = settings_from(
-                prompt,
-                model,
-                duration,
-                negative_prompt,
-                cfg_scale,
-                end_image,
-                camera,
-                (horizontal, vertical, pan, tilt, roll, zoom),
-                generate_audio,
-                fit,
-            )
-            create = await self.service.client.run(self.service.prepare, image, settings)
-            if access.limited:
-                self.policy.limits.acquire(visitor)
-                self.policy.limits.release(visitor)
-            record = await self.service.client.run(
-                self.service.submit, create, settings, access.client, access.source
-            )
-        except KlingError as exc:
-            raise user_error(exc.user_message()) from None
+        values = (
+            prompt,
+            model,
+            duration,
+            negative_prompt,
+            cfg_scale,
+            end_image,
+            camera,
+            (horizontal, vertical, pan, tilt, roll, zoom),
+            generate_audio,
+            fit,
+        )
+        record, _, first, key = await self._launch(image, values, access, request)
+        self._done_launching(access, request, first, key)
         return record.id, record.state
 
     @shielded
