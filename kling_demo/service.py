@@ -20,6 +20,9 @@ from .request import CreateRequest, Settings, build_request
 from .status import TaskState, TaskStatus
 from .storage import VideoStore, finished_files, safe_id
 
+# Clean-up scans every stored file; after each of a burst of completions that would cost O(N^2).
+CLEANUP_EVERY = 60.0
+
 
 @dataclass(frozen=True)
 class JobEvent:
@@ -69,6 +72,7 @@ class JobService:
         self.eta = eta or EtaBook(data_dir / "eta.json")
         self.deadline = deadline
         self.clock = clock
+        self._last_cleanup = float("-inf")
 
     def prepare(self, image: str | Path | bytes | None, settings: Settings) -> CreateRequest:
         """Validate and build the request; InputError before anything is sent."""
@@ -157,12 +161,14 @@ class JobService:
         self.videos.write_recipe(dest, self.recipe(record))
         if record.model and record.finished_at:
             self.eta.record(record.model, record.duration, record.finished_at - record.created_at)
-        self.cleanup()
+        if self.clock() - self._last_cleanup > CLEANUP_EVERY:
+            self.cleanup()
         return JobEvent(record, video=dest, message=self.done_message(record))
 
     def cleanup(self, now: float | None = None) -> int:
         """Apply the clean-up policy: videos by count and age; inputs, thumbnails and records by age."""
         now = self.clock() if now is None else now
+        self._last_cleanup = now
         removed = len(self.videos.cleanup(now))
         horizon = now - self.videos.keep_days * 86400
         for folder in (self.inputs, self.thumbs, self.jobs.root):
