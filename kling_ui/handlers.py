@@ -76,6 +76,37 @@ def shielded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
 GenerateOut = tuple[str, Any, str]
+ENDPOINT_ARGS = """
+    Args:
+        image: the start image (JPEG, PNG, WebP; at least 300 px a side, ratio 1:2.5 to 2.5:1)
+        prompt: the motion to generate, e.g. "slow push-in, waves rolling"
+        model: a Kling image-to-video model id (default kling-video/v1/pro/image-to-video)
+        duration: clip length in seconds (5 or 10; 3 to 15 on v3 models)
+        negative_prompt: what to avoid (models that support it)
+        cfg_scale: 0 to 1, how closely to follow the prompt (models that support it)
+        end_image: an optional end frame (models that support it)
+        camera: none, simple, or a preset such as down_back (models with camera control)
+        horizontal: camera move for camera=simple, -10 to 10 (exactly one axis non-zero)
+        vertical: camera move for camera=simple
+        pan: camera move for camera=simple
+        tilt: camera move for camera=simple
+        roll: camera move for camera=simple
+        zoom: camera move for camera=simple
+        generate_audio: generate a soundtrack (models that offer audio)
+        fit: none (refuse out-of-range images), crop or pad to Kling's aspect-ratio range
+"""
+
+
+def endpoint_doc(returns: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give an endpoint the shared parameter docs that the API page and MCP tools show."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__doc__ = f"{(fn.__doc__ or '').strip()}\n\n{ENDPOINT_ARGS}\n    Returns:\n        {returns}\n"
+        return fn
+
+    return decorate
+
+
 TICK = 2.0  # seconds between elapsed-time updates on the page; polls follow their own schedule
 
 
@@ -191,6 +222,7 @@ class Handlers:
         return [gr.validate(name != failed, message if name == failed else "") for name in names]
 
     # ---- the main loop ------------------------------------------------------------------------------
+    @endpoint_doc("status text (streamed), the video file (last), and the generation id")
     @shielded
     async def generate(
         self,
@@ -213,28 +245,7 @@ class Handlers:
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> AsyncIterator[GenerateOut]:
-        """Generate a Kling video from an image and a prompt, streaming status until the video is ready.
-
-        Args:
-            image: the start image (JPEG, PNG, WebP; at least 300 px a side, ratio 1:2.5 to 2.5:1)
-            prompt: the motion to generate, e.g. "slow push-in, waves rolling"
-            model: a Kling image-to-video model id (default kling-video/v1/pro/image-to-video)
-            duration: clip length in seconds (5 or 10; 3 to 15 on v3 models)
-            negative_prompt: what to avoid (models that support it)
-            cfg_scale: 0 to 1, how closely to follow the prompt (models that support it)
-            end_image: an optional end frame (models that support it)
-            camera: none, simple, or a preset such as down_back (models with camera control)
-            horizontal: camera move for camera=simple, -10 to 10 (exactly one axis non-zero)
-            vertical: camera move for camera=simple
-            pan: camera move for camera=simple
-            tilt: camera move for camera=simple
-            roll: camera move for camera=simple
-            zoom: camera move for camera=simple
-            generate_audio: generate a soundtrack (models that offer audio)
-            fit: none (refuse out-of-range images), crop or pad to Kling's aspect-ratio range
-        Returns:
-            status text (streamed), the video file (last), and the generation id
-        """
+        """Generate a Kling video from an image and a prompt, streaming status until the video is ready."""
         access = self.policy.resolve(visitor_key, request)
         yield status_markdown("Checking your image and settings…"), gr.skip(), gr.skip()
         values = (
@@ -361,6 +372,7 @@ class Handlers:
             yield out
 
     # ---- API endpoints that never hold a worker -----------------------------------------------------
+    @endpoint_doc("the generation id and its first status (usually queued)")
     @shielded
     async def submit(
         self,
@@ -383,28 +395,7 @@ class Handlers:
         visitor_key: str | None = None,
         request: gr.Request | None = None,
     ) -> tuple[str, str]:
-        """Start a Kling image-to-video job and return at once with its generation id; poll it with status.
-
-        Args:
-            image: the start image (JPEG, PNG, WebP; at least 300 px a side, ratio 1:2.5 to 2.5:1)
-            prompt: the motion to generate, e.g. "slow push-in, waves rolling"
-            model: a Kling image-to-video model id (default kling-video/v1/pro/image-to-video)
-            duration: clip length in seconds (5 or 10; 3 to 15 on v3 models)
-            negative_prompt: what to avoid (models that support it)
-            cfg_scale: 0 to 1, how closely to follow the prompt (models that support it)
-            end_image: an optional end frame (models that support it)
-            camera: none, simple, or a preset such as down_back (models with camera control)
-            horizontal: camera move for camera=simple, -10 to 10 (exactly one axis non-zero)
-            vertical: camera move for camera=simple
-            pan: camera move for camera=simple
-            tilt: camera move for camera=simple
-            roll: camera move for camera=simple
-            zoom: camera move for camera=simple
-            generate_audio: generate a soundtrack (models that offer audio)
-            fit: none (refuse out-of-range images), crop or pad to Kling's aspect-ratio range
-        Returns:
-            the generation id and its first status (usually queued)
-        """
+        """Start a Kling image-to-video job and return at once with its generation id; poll it with status."""
         access = self.policy.resolve(visitor_key, request)
         values = (
             prompt,
