@@ -257,6 +257,25 @@ def test_reload_mid_job_resumes_and_shows_the_video(
     wait_until_playing(page)
 
 
+def test_stop_waiting_is_honest_and_the_job_can_be_checked_later(
+    page: Any, slow_app: RunningApp, image_file: Path
+) -> None:
+    gid = start_job(page, slow_app, image_file, "stop and check later")
+    page.locator("#stop-btn").click()
+    stopped = wait_for(
+        lambda: "Stopped waiting" in status_text(page) and status_text(page), "the stop message"
+    )
+    assert gid in stopped and "may still finish" in stopped and "bill" in stopped, stopped
+    assert video_state(page) is None, "the job finished before the stop; the test proves nothing"
+    first = page.locator("#history button.thumbnail-item").first
+    wait_for(
+        lambda: "stopped" in (first.get_attribute("aria-label") or "") + first.inner_text(), "a stopped badge"
+    )
+    first.click()  # check it again from the history: polling resumes and the video appears
+    wait_for(lambda: video_ready(page), "the video after checking again")
+    assert gen_id(page) == gid and "Done" in status_text(page)
+
+
 # ---- 4. a ?gen= link in another browser -----------------------------------------------------------------
 def test_gen_link_shows_the_video_in_a_fresh_context(
     new_context: Any, offline_app: RunningApp, image_file: Path
