@@ -77,8 +77,3 @@ class JobStore:
         except (OSError, ValueError, TypeError):
             return None
         return record if record.id == generation_id else None
-
-    def update(self, generation_id: str, **changes: Any) -> JobRecord | None:
-        """Replace fields of a stored record."""
-        record = self.get(generation_id)
-        return self.save(dataclasses.replace(record, **changes)) if record else None

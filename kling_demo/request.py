@@ -12,7 +12,6 @@ from .catalogue import MIN_SIDE, Model, get_model
 from .errors import InputError
 from .images import PreparedImage, inspect_image, prepare_image
 
-CAMERA_PRESETS = ("down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 Fit = Literal["none", "crop", "pad"]
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 

@@ -17,7 +17,7 @@ from .eta import EtaBook
 from .jobs import JobRecord, JobStore
 from .polling import Progress
 from .request import CreateRequest, Settings, build_request
-from .status import TaskState, TaskStatus
+from .status import TaskState, TaskStatus, parse_state
 from .storage import VideoStore, finished_files, safe_id
 
 # Clean-up scans every stored file; after each of a burst of completions that would cost O(N^2).
@@ -229,11 +229,7 @@ class JobService:
         if record.is_terminal:
             yield await client.run(self.check, generation_id, client)
             return
-        first = TaskStatus(
-            record.id,
-            TaskState(record.state) if record.state in TaskState._value2member_map_ else TaskState.UNKNOWN,
-            record.raw_status,
-        )
+        first = TaskStatus(record.id, parse_state(record.state), record.raw_status)
         expected = self.expected_seconds(record.model, record.duration) if record.model else 210.0
         try:
             async for progress in client.aiter_status(

@@ -513,10 +513,6 @@ class Handlers:
         record = self.service.jobs.get(generation_id) if generation_id else None
         return upsert(history, record, state_override) if record else (history or [])
 
-    def video_for(self, record_path: str | None) -> str | None:
-        """A saved video path if it still exists."""
-        return record_path if record_path and Path(record_path).exists() else None
-
     def thumbnail(self, generation_id: str) -> str | None:
         """The stored input thumbnail for a job, if this server has it."""
         record = self.service.jobs.get(generation_id) if generation_id else None
